@@ -159,6 +159,9 @@ pub struct EvalConfig {
     pub stale_after: Dur,
     /// Learn each volume's healthy latency from its own history.
     pub learn_latency: bool,
+    /// A change between ok, idle and at_limit must hold this long before it counts, so a
+    /// bursty workload does not flap.
+    pub settle: Dur,
 }
 
 impl Default for EvalConfig {
@@ -174,6 +177,7 @@ impl Default for EvalConfig {
             at_limit_ratio: Fraction(0.95),
             stale_after: Dur(Duration::from_secs(5)),
             learn_latency: true,
+            settle: Dur(Duration::from_secs(5)),
         }
     }
 }

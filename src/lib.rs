@@ -2,6 +2,7 @@
 //! failing over to the standby help? The pure core (parsing, rates, evaluation) lives in
 //! this library; `main.rs` only wires it to the command line.
 pub mod config;
+pub mod eval;
 pub mod model;
 pub mod sampler;
 pub mod source;
