@@ -1,20 +1,25 @@
 //! Wires sources to the evaluation and the sinks; owns the loops and the signals.
 
 use std::io::Write;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use iosentinel::config::Config;
-use iosentinel::sampler::{Sampler, SamplerEvent, Tick};
+use iosentinel::eval::Transition;
+use iosentinel::monitor::{Monitor, Step};
+use iosentinel::sampler::SamplerEvent;
+use iosentinel::sink::http::{self, Shared};
+use iosentinel::sink::metrics::Metrics;
 use iosentinel::status::{self, DeviceStatus, StatusReport};
 
 use crate::cli::Common;
 
-fn sampler(common: &Common, cfg: &Config) -> Sampler {
-    Sampler::new(
+fn monitor(common: &Common, cfg: &Config) -> Monitor {
+    Monitor::new(
         common.proc_root.clone(),
         common.sys_root.clone(),
-        cfg.devices.clone(),
+        cfg.clone(),
     )
 }
 
@@ -25,8 +30,15 @@ fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn report(s: &Sampler, tick: &Tick) -> StatusReport {
-    let notes = tick
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+fn report(m: &Monitor, step: &Step) -> StatusReport {
+    let notes = step
+        .tick
         .events
         .iter()
         .filter_map(|e| match e {
@@ -39,13 +51,24 @@ fn report(s: &Sampler, tick: &Tick) -> StatusReport {
         .collect();
     StatusReport {
         unix_time: unix_now(),
-        interval_s: tick.rates.first().map(|r| r.interval_s).unwrap_or(0.0),
-        devices: tick
+        interval_s: step.tick.rates.first().map(|r| r.interval_s).unwrap_or(0.0),
+        devices: step
+            .tick
             .rates
             .iter()
-            .map(|r| DeviceStatus {
-                mounts: s.mounts_of(&r.device).to_vec(),
-                rates: r.clone(),
+            .map(|r| {
+                let t = m.tracker(&r.device);
+                DeviceStatus {
+                    mounts: m.sampler().mounts_of(&r.device).to_vec(),
+                    volume_id: t.and_then(|t| t.spec().volume_id.clone()),
+                    provisioned_iops: t.and_then(|t| t.spec().provisioned_iops),
+                    delivered_ratio: t.and_then(|t| t.last()).and_then(|j| j.delivered_ratio),
+                    state: t
+                        .map(|t| t.state())
+                        .unwrap_or(iosentinel::eval::State::Unknown),
+                    reason: t.map(|t| t.reason().to_string()).unwrap_or_default(),
+                    rates: r.clone(),
+                }
             })
             .collect(),
         notes,
@@ -61,16 +84,16 @@ pub fn status(
     count: Option<u64>,
     json: bool,
 ) -> Result<()> {
-    let mut s = sampler(common, cfg);
-    s.tick().context("reading diskstats")?;
+    let mut m = monitor(common, cfg);
+    m.step().context("reading diskstats")?;
     let mut deadline = Instant::now();
     let mut out = std::io::stdout().lock();
     let mut printed = 0;
     while count.is_none_or(|c| printed < c) {
         deadline += interval;
         std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-        let tick = s.tick().context("reading diskstats")?;
-        let rep = report(&s, &tick);
+        let step = m.step().context("reading diskstats")?;
+        let rep = report(&m, &step);
         if json {
             serde_json::to_writer(&mut out, &rep)?;
             writeln!(out)?;
@@ -90,23 +113,90 @@ pub fn run(common: Common, cfg: Config) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let mut s = sampler(&common, &cfg);
+        let host = hostname();
+        let shared = Arc::new(Shared {
+            metrics: Metrics::new(),
+            health: RwLock::new(None),
+        });
+        let listener = http::bind(cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let server = {
+            let shared = shared.clone();
+            let mut rx = stop_rx.clone();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                if let Err(e) = http::serve(listener, shared, stop).await {
+                    tracing::error!(error = %e, "HTTP server failed");
+                }
+            })
+        };
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+
+        let mut m = monitor(&common, &cfg);
         let mut ticker = tokio::time::interval(cfg.interval.0);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tracing::info!(interval = ?cfg.interval.0, proc_root = %common.proc_root.display(), "iosentinel started");
+        tracing::info!(interval = ?cfg.interval.0, listen = %cfg.listen, proc_root = %common.proc_root.display(), "iosentinel started");
+        let mut read_failing = false;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = tokio::signal::ctrl_c() => break,
+                _ = stop_rx.wait_for(|s| *s) => break,
             }
-            match s.tick() {
-                Ok(tick) => log_events(&tick.events),
-                Err(e) => tracing::warn!(error = %e, "cannot sample"),
+            let started = Instant::now();
+            let prev_psi = m.pressure;
+            match m.step() {
+                Ok(step) => {
+                    if read_failing {
+                        tracing::info!("diskstats readable again");
+                        read_failing = false;
+                    }
+                    log_events(&step.tick.events);
+                    log_transitions(&m, &step.transitions);
+                    shared.metrics.observe(&m, &step.tick, &step.transitions, started.elapsed().as_secs_f64(), &prev_psi);
+                }
+                Err(e) => {
+                    shared.metrics.sample_failed();
+                    if !read_failing {
+                        tracing::error!(error = %e, "cannot sample; volumes go unknown until diskstats is readable");
+                        read_failing = true;
+                    }
+                }
             }
+            *shared.health.write().unwrap_or_else(|e| e.into_inner()) = Some(m.health(&host));
         }
         tracing::info!("iosentinel stopping");
+        let _ = tokio::time::timeout(Duration::from_secs(3), server).await;
         Ok(())
     })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn log_transitions(m: &Monitor, transitions: &[Transition]) {
+    for t in transitions {
+        let mounts = m.sampler().mounts_of(&t.device).join(",");
+        let vid = m
+            .tracker(&t.device)
+            .and_then(|x| x.spec().volume_id.clone())
+            .unwrap_or_default();
+        if t.to.is_fault() {
+            tracing::warn!(device = %t.device, volume_id = %vid, mounts = %mounts, from = t.from.as_str(), to = t.to.as_str(), reason = %t.reason, "volume state changed");
+        } else {
+            tracing::info!(device = %t.device, volume_id = %vid, mounts = %mounts, from = t.from.as_str(), to = t.to.as_str(), reason = %t.reason, "volume state changed");
+        }
+    }
 }
 
 fn log_events(events: &[SamplerEvent]) {

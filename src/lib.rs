@@ -4,6 +4,8 @@
 pub mod config;
 pub mod eval;
 pub mod model;
+pub mod monitor;
 pub mod sampler;
+pub mod sink;
 pub mod source;
 pub mod status;

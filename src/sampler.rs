@@ -59,7 +59,7 @@ impl Sampler {
     /// Reads diskstats now and derives rates against the previous reading.
     pub fn tick(&mut self) -> Result<Tick, DiskstatsError> {
         let (devices, bad) = diskstats::read(&self.proc_root)?;
-        let taken_ms = self.origin.elapsed().as_secs_f64() * 1000.0;
+        let taken_ms = self.now_ms();
         Ok(self.ingest(devices, bad, taken_ms))
     }
 
@@ -124,6 +124,11 @@ impl Sampler {
             rates,
             events,
         }
+    }
+
+    /// Milliseconds on the sampler's monotonic clock, the time base of every snapshot.
+    pub fn now_ms(&self) -> f64 {
+        self.origin.elapsed().as_secs_f64() * 1000.0
     }
 
     /// Mount points held by a whole disk (through partitions, LVM, md).

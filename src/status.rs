@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::eval::State;
 use crate::model::Rates;
 
 /// One device's line in a status report.
@@ -11,6 +12,12 @@ use crate::model::Rates;
 pub struct DeviceStatus {
     /// Mount points on this disk (through partitions, LVM, md).
     pub mounts: Vec<String>,
+    pub volume_id: Option<String>,
+    pub provisioned_iops: Option<f64>,
+    /// Delivered / deliverable under the observed demand; null when idle or unprovisioned.
+    pub delivered_ratio: Option<f64>,
+    pub state: State,
+    pub reason: String,
     #[serde(flatten)]
     pub rates: Rates,
 }
@@ -54,7 +61,7 @@ pub fn table(report: &StatusReport) -> String {
         let _ =
             writeln!(
             out,
-            "{:<12} {:>9.2} {:>9.2} {:>10.2} {:>10.2} {:>8} {:>8} {:>7.2} {:>7.2} {:>6} {:>5}  {}",
+            "{:<12} {:>9.2} {:>9.2} {:>10.2} {:>10.2} {:>8} {:>8} {:>7.2} {:>7.2} {:>6} {:>5} {:>7} {:>6} {:<14} {}",
             d.rates.device,
             r.r_s,
             r.w_s,
@@ -66,7 +73,23 @@ pub fn table(report: &StatusReport) -> String {
             r.util_pct,
             r.in_flight,
             r.areq_sz.map(|x| format!("{x:.0}k")).unwrap_or_else(|| "-".into()),
+            d.provisioned_iops.map(|p| format!("{p:.0}")).unwrap_or_else(|| "-".into()),
+            opt(d.delivered_ratio),
+            d.state.as_str(),
             d.mounts.join(","),
+        );
+    }
+    for d in report
+        .devices
+        .iter()
+        .filter(|d| d.state != State::Ok && d.state != State::Idle)
+    {
+        let _ = writeln!(
+            out,
+            "{}: {}: {}",
+            d.rates.device,
+            d.state.as_str(),
+            d.reason
         );
     }
     for n in &report.notes {

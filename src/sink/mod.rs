@@ -1,0 +1,3 @@
+//! Where the judgement goes: Prometheus metrics and the HTTP server.
+pub mod http;
+pub mod metrics;
