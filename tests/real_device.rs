@@ -4,16 +4,31 @@
 mod common;
 
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
     let args = Arguments::from_args();
-    let tests = vec![gated(
-        "status_matches_iostat_on_a_loop_device",
-        &["fio", "iostat", "losetup"],
-        status_matches_iostat,
-    )];
+    let tests = vec![
+        gated(
+            "status_matches_iostat_on_a_loop_device",
+            &["fio", "iostat", "losetup"],
+            status_matches_iostat,
+        ),
+        gated(
+            "degraded_device_is_detected_and_heals",
+            &[
+                "fio",
+                "losetup",
+                "gcc",
+                "pkg-config",
+                "fusermount3",
+                "promtool",
+            ],
+            degrade_and_heal,
+        ),
+    ];
     libtest_mimic::run(&args, tests).exit();
 }
 
@@ -52,6 +67,7 @@ fn status_matches_iostat() -> Result<(), Failed> {
     let mut fio = Command::new("fio")
         .args([
             "--name=steady",
+            "--thread",
             "--direct=1",
             "--ioengine=libaio",
             "--iodepth=4",
@@ -142,4 +158,175 @@ fn status_matches_iostat() -> Result<(), Failed> {
     } else {
         Err(errors.join("; ").into())
     }
+}
+
+const WINDOW_S: f64 = 10.0;
+const RECOVERY_S: f64 = 5.0;
+
+/// The state of `device` in the daemon's /v1/health, with its reason.
+fn volume_state(port: u16, device: &str) -> Option<(String, String)> {
+    let body = common::http_get(port, "/v1/health")?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let vol = v["volumes"]
+        .as_array()?
+        .iter()
+        .find(|x| x["device"] == device)?
+        .clone();
+    Some((
+        vol["state"].as_str()?.to_string(),
+        vol["reason"].as_str().unwrap_or("").to_string(),
+    ))
+}
+
+/// Polls the state every 200 ms for `secs`; fails if a forbidden state shows up; returns
+/// the time the wanted state first appeared, if it did.
+fn watch(
+    port: u16,
+    dev: &str,
+    secs: f64,
+    want: Option<&str>,
+    forbidden: &[&str],
+) -> Result<Option<f64>, String> {
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < secs {
+        if let Some((state, reason)) = volume_state(port, dev) {
+            if forbidden.contains(&state.as_str()) {
+                return Err(format!(
+                    "{dev} was {state} after {:.1}s: {reason}",
+                    start.elapsed().as_secs_f64()
+                ));
+            }
+            if want == Some(state.as_str()) {
+                eprintln!(
+                    "  {dev}: {state} after {:.1}s: {reason}",
+                    start.elapsed().as_secs_f64()
+                );
+                return Ok(Some(start.elapsed().as_secs_f64()));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(None)
+}
+
+/// A real device is degraded (latency added under a fixed fio queue depth) and healed; the
+/// daemon must say `degraded` within the window plus two samples, never while healthy or
+/// idle, and return to `ok` after the heal.
+fn degrade_and_heal() -> Result<(), Failed> {
+    let dev = common::DelayDevice::new(128)?;
+    let tmp = tempfile::tempdir()?;
+    // io2-like volume: 1 ms per request when healthy, a provision far above what the
+    // loop device does so that latency is what binds.
+    let cfg = common::config_watching(
+        tmp.path(),
+        &dev.name,
+        &format!(
+            "volumes:\n  - device: {}\n    type: io2\n    provisioned_iops: 200000\n    nominal_latency_ms: 1.0\n\
+             evaluation:\n  window: {WINDOW_S}s\n  recovery_window: {RECOVERY_S}s\n  settle: 2s\n",
+            dev.name
+        ),
+    );
+    let port = common::free_port();
+    let _daemon = common::Child(
+        common::bin()
+            .args(["run", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+            .arg(&cfg)
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    // Idle first: nothing runs on the device.
+    let idle = watch(
+        port,
+        &dev.name,
+        10.0,
+        Some("idle"),
+        &["degraded", "stalled"],
+    )?;
+    idle.ok_or("the idle device never showed as idle")?;
+    watch(port, &dev.name, 3.0, None, &["degraded", "stalled", "ok"])?;
+
+    let _fio = common::Child(
+        Command::new("fio")
+            .args([
+                "--name=db",
+                "--thread",
+                "--direct=1",
+                "--ioengine=libaio",
+                "--iodepth=8",
+                "--rw=randrw",
+                "--bs=8k",
+            ])
+            .args(["--time_based", "--runtime=120", "--output=/dev/null"])
+            .arg(format!("--filename={}", dev.path().display()))
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    watch(port, &dev.name, 8.0, Some("ok"), &["degraded", "stalled"])?
+        .ok_or("healthy load never showed as ok")?;
+    // Healthy under load for longer than the window: never degraded.
+    watch(
+        port,
+        &dev.name,
+        WINDOW_S + 2.0,
+        None,
+        &["degraded", "stalled", "idle"],
+    )?;
+
+    // Degrade: 5 ms per request at queue depth 8 is ~1 600 IOPS where 8 000 are due.
+    dev.set_delay_us(5000)?;
+    let detected = watch(
+        port,
+        &dev.name,
+        WINDOW_S + 10.0,
+        Some("degraded"),
+        &["stalled"],
+    )?
+    .ok_or("the degraded device was never reported degraded")?;
+    eprintln!("  detection time {detected:.1}s (window {WINDOW_S}s)");
+    if detected > WINDOW_S + 2.0 + 0.5 {
+        return Err(format!(
+            "degraded reported after {detected:.1}s, more than window + 2 samples"
+        )
+        .into());
+    }
+    if detected < WINDOW_S - 0.5 {
+        return Err(format!(
+            "degraded reported after {detected:.1}s, before the window was complete"
+        )
+        .into());
+    }
+    let metrics = common::http_get(port, "/metrics").ok_or("no /metrics")?;
+    let line = format!(
+        "iosentinel_volume_state{{device=\"{}\",state=\"degraded\",volume_id=\"\"}} 1",
+        dev.name
+    );
+    if !metrics.contains(&line) {
+        return Err(format!("/metrics lacks {line}").into());
+    }
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), metrics.as_bytes())?;
+    let lint = promtool.wait_with_output()?;
+    if !lint.status.success() {
+        return Err(format!(
+            "promtool check metrics: {}{}",
+            String::from_utf8_lossy(&lint.stdout),
+            String::from_utf8_lossy(&lint.stderr)
+        )
+        .into());
+    }
+
+    // Heal: back to ok after the recovery window (plus settle and sampling slack).
+    dev.set_delay_us(0)?;
+    let healed = watch(port, &dev.name, RECOVERY_S + 10.0, Some("ok"), &["stalled"])?
+        .ok_or("never returned to ok after the heal")?;
+    eprintln!("  back to ok {healed:.1}s after the heal (recovery window {RECOVERY_S}s)");
+    if healed < RECOVERY_S - 0.5 {
+        return Err(format!("left degraded after {healed:.1}s, before the recovery window").into());
+    }
+    Ok(())
 }

@@ -99,3 +99,97 @@ pub fn config_watching(dir: &Path, device: &str, extra: &str) -> PathBuf {
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_iosentinel"))
 }
+
+/// A loop device on the FUSE delay filesystem (tests/support/delaydev.sh): its latency is
+/// set while I/O runs. Torn down on drop.
+pub struct DelayDevice {
+    pub name: String,
+    workdir: tempfile::TempDir,
+}
+
+fn delaydev() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/delaydev.sh")
+}
+
+impl DelayDevice {
+    pub fn new(size_mb: u64) -> Result<DelayDevice, String> {
+        let workdir =
+            tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).map_err(|e| e.to_string())?;
+        let out = Command::new(delaydev())
+            .arg("up")
+            .arg(workdir.path())
+            .arg(size_mb.to_string())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "delaydev up failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(DelayDevice {
+            name: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            workdir,
+        })
+    }
+
+    pub fn set_delay_us(&self, us: u64) -> Result<(), String> {
+        let st = Command::new(delaydev())
+            .arg("delay")
+            .arg(self.workdir.path())
+            .arg(us.to_string())
+            .status()
+            .map_err(|e| e.to_string())?;
+        st.success()
+            .then_some(())
+            .ok_or_else(|| "delaydev delay failed".to_string())
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from("/dev").join(&self.name)
+    }
+}
+
+impl Drop for DelayDevice {
+    fn drop(&mut self) {
+        let _ = Command::new(delaydev())
+            .arg("down")
+            .arg(self.workdir.path())
+            .status();
+    }
+}
+
+/// A free TCP port on loopback (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.0 GET; returns the body, or None if the server is not answering.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    head.split_whitespace()
+        .nth(1)
+        .is_some_and(|c| c == "200")
+        .then(|| body.to_string())
+}
+
+/// A child process killed on drop.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
