@@ -4,6 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use iosentinel::config::{EvalConfig, VolumeType};
+use iosentinel::eval::{Tracker, VolumeSpec};
 use iosentinel::model::derive;
 use iosentinel::source::diskstats;
 
@@ -51,6 +53,32 @@ fn bench(c: &mut Criterion) {
                 .filter_map(|(p, c)| derive(p, c, 1000.0))
                 .collect();
             black_box(rates)
+        })
+    });
+    let cfg = EvalConfig::default();
+    let mut trackers: Vec<Tracker> = prev
+        .iter()
+        .map(|d| {
+            let spec = VolumeSpec {
+                device: d.name.clone(),
+                volume_type: VolumeType::Io2,
+                provisioned_iops: Some(16000.0),
+                provisioned_mibps: Some(1000.0),
+                ..VolumeSpec::default()
+            };
+            Tracker::new(spec, 0.0)
+        })
+        .collect();
+    let mut now = 0.0;
+    c.bench_function("parse+derive+evaluate 32 devices", |b| {
+        b.iter(|| {
+            now += 1000.0;
+            let (cur, _) = diskstats::parse(black_box(&text));
+            for ((p, c), t) in prev.iter().zip(&cur).zip(trackers.iter_mut()) {
+                if let Some(r) = derive(p, c, 1000.0) {
+                    black_box(t.observe(&r, now, &cfg));
+                }
+            }
         })
     });
 }

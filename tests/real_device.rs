@@ -1,5 +1,6 @@
-//! Tests on real block devices (loop devices driven by fio). They need root; without it
-//! they are reported as ignored with the reason, never as passed.
+//! Tests that need real parts: block devices (loop devices driven by fio, as root) and
+//! external tools (promtool). Without them they are reported as ignored with the reason,
+//! never as passed; CI sets IOSENTINEL_REQUIRE_REAL_DEVICES=1 and so must run them.
 
 mod common;
 
@@ -28,13 +29,32 @@ fn main() {
             ],
             degrade_and_heal,
         ),
+        tool(
+            "promtool_lints_the_exposition",
+            &["promtool"],
+            promtool_lints_exposition,
+        ),
+        tool(
+            "promtool_tests_the_alert_rules",
+            &["promtool"],
+            promtool_tests_rules,
+        ),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
 
 /// A trial that is ignored (with the reason in its name) when its prerequisites are missing.
 fn gated(name: &str, tools: &[&str], f: fn() -> Result<(), Failed>) -> Trial {
-    match common::missing_prerequisite(tools) {
+    trial(name, common::missing_prerequisite(tools), f)
+}
+
+/// Like `gated`, for tests that need tools but not root.
+fn tool(name: &str, tools: &[&str], f: fn() -> Result<(), Failed>) -> Trial {
+    trial(name, common::missing_tools(tools), f)
+}
+
+fn trial(name: &str, missing: Option<String>, f: fn() -> Result<(), Failed>) -> Trial {
+    match missing {
         None => Trial::test(name, f),
         Some(why) if common::required() => Trial::test(name, move || {
             Err(format!("required but cannot run: {why}").into())
@@ -329,4 +349,49 @@ fn degrade_and_heal() -> Result<(), Failed> {
         return Err(format!("left degraded after {healed:.1}s, before the recovery window").into());
     }
     Ok(())
+}
+
+fn run_promtool(args: &[&str], stdin: Option<&str>) -> Result<(), Failed> {
+    let mut cmd = Command::new("promtool");
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    if let Some(text) = stdin {
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes())?;
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "promtool {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into())
+    }
+}
+
+fn promtool_lints_exposition() -> Result<(), Failed> {
+    let golden = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/metrics.golden"
+    ))?;
+    run_promtool(&["check", "metrics"], Some(&golden))
+}
+
+fn promtool_tests_rules() -> Result<(), Failed> {
+    run_promtool(
+        &["check", "rules", "config/rules/iosentinel.rules.yml"],
+        None,
+    )?;
+    run_promtool(
+        &["test", "rules", "config/rules/iosentinel.rules.test.yml"],
+        None,
+    )
 }

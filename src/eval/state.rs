@@ -211,13 +211,14 @@ impl Tracker {
             State::Idle
         };
         let held = |since: Option<f64>, for_ms: f64| since.is_some_and(|s| now_ms - s >= for_ms);
+        let degraded = if self.state == State::Degraded {
+            !held(self.above_since, ms(cfg.recovery_window.0))
+        } else {
+            held(self.below_since, ms(cfg.window.0))
+        };
         let target = if held(self.no_completion_since, ms(cfg.stall_after.0)) {
             State::Stalled
-        } else if self.state == State::Degraded
-            && !held(self.above_since, ms(cfg.recovery_window.0))
-        {
-            State::Degraded
-        } else if self.state != State::Degraded && held(self.below_since, ms(cfg.window.0)) {
+        } else if degraded {
             State::Degraded
         } else {
             instant

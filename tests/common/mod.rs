@@ -8,6 +8,10 @@ use std::process::{Command, Stdio};
 /// `IOSENTINEL_REQUIRE_REAL_DEVICES=1` (set by CI, which runs as root) a missing
 /// prerequisite is a failure instead of a skip.
 pub fn missing_prerequisite(tools: &[&str]) -> Option<String> {
+    missing_root().or_else(|| missing_tools(tools))
+}
+
+pub fn missing_root() -> Option<String> {
     let uid = Command::new("id")
         .arg("-u")
         .output()
@@ -19,6 +23,10 @@ pub fn missing_prerequisite(tools: &[&str]) -> Option<String> {
     if !Path::new("/dev/loop-control").exists() {
         return Some("no loop device support (/dev/loop-control missing)".into());
     }
+    None
+}
+
+pub fn missing_tools(tools: &[&str]) -> Option<String> {
     for t in tools {
         let found = Command::new("sh")
             .arg("-c")
