@@ -99,7 +99,13 @@ pub struct Tracker {
     no_completion_since: Option<f64>,
     pending: Option<(State, f64)>,
     healthy_latency: VecDeque<f64>,
+    /// p90 of `healthy_latency`, refreshed every LEARN_REFRESH samples: sorting 600 values
+    /// every second per device would dominate the hot path.
+    learned_p90: Option<f64>,
+    since_refresh: usize,
 }
+
+const LEARN_REFRESH: usize = 60;
 
 impl Tracker {
     pub fn new(spec: VolumeSpec, now_ms: f64) -> Tracker {
@@ -116,6 +122,8 @@ impl Tracker {
             no_completion_since: None,
             pending: None,
             healthy_latency: VecDeque::new(),
+            learned_p90: None,
+            since_refresh: 0,
         }
     }
 
@@ -155,10 +163,7 @@ impl Tracker {
             return (l, "configured");
         }
         let default = default_latency_ms(self.spec.volume_type);
-        if cfg.learn_latency && self.healthy_latency.len() >= LEARN_MIN {
-            let mut v: Vec<f64> = self.healthy_latency.iter().copied().collect();
-            v.sort_by(f64::total_cmp);
-            let p90 = v[(v.len() * 9 / 10).min(v.len() - 1)];
+        if let Some(p90) = self.learned_p90.filter(|_| cfg.learn_latency) {
             return (p90.clamp(default / 4.0, default * 2.0), "learned");
         }
         (default, "type default")
@@ -230,6 +235,16 @@ impl Tracker {
                     self.healthy_latency.pop_front();
                 }
                 self.healthy_latency.push_back(a);
+                self.since_refresh += 1;
+                let n = self.healthy_latency.len();
+                if n >= LEARN_MIN
+                    && (self.learned_p90.is_none() || self.since_refresh >= LEARN_REFRESH)
+                {
+                    let mut v: Vec<f64> = self.healthy_latency.iter().copied().collect();
+                    v.sort_by(f64::total_cmp);
+                    self.learned_p90 = Some(v[(n * 9 / 10).min(n - 1)]);
+                    self.since_refresh = 0;
+                }
             }
         }
         self.reason = self.describe(target, &j, latency, latency_src, now_ms, cfg);
