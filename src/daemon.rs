@@ -2,12 +2,12 @@
 
 use std::io::Write;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use iosentinel::config::Config;
 use iosentinel::eval::Transition;
-use iosentinel::monitor::{Monitor, Step};
+use iosentinel::monitor::{unix_now, Monitor, Step};
 use iosentinel::sampler::SamplerEvent;
 use iosentinel::sink::http::{self, Shared};
 use iosentinel::sink::metrics::Metrics;
@@ -21,13 +21,6 @@ fn monitor(common: &Common, cfg: &Config) -> Monitor {
         common.sys_root.clone(),
         cfg.clone(),
     )
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 pub fn hostname() -> String {

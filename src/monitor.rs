@@ -76,7 +76,8 @@ pub struct Monitor {
     last_ms: f64,
 }
 
-fn unix_now() -> f64 {
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
