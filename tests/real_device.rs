@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    // One at a time: a loaded CPU skews the start of the two samplers' windows.
+    args.test_threads = Some(1);
     let tests = vec![
         gated(
             "status_matches_iostat_on_a_loop_device",
@@ -68,7 +70,10 @@ fn trial(name: &str, missing: Option<String>, f: fn() -> Result<(), Failed>) -> 
 
 /// Within 1% of iostat, or within the rounding of iostat's two-decimal output.
 fn agree(what: &str, ours: f64, iostat: f64) -> Result<(), String> {
-    let tol = (iostat.abs() * 0.01).max(0.006);
+    // %util counts ms of io_ticks: the few ms by which the two samplers' windows differ
+    // are worth up to ~0.1 point at any load, so 1% of a small %util is below resolution.
+    let floor = if what == "util_pct" { 0.1 } else { 0.006 };
+    let tol = (iostat.abs() * 0.01).max(floor);
     if (ours - iostat).abs() <= tol {
         Ok(())
     } else {
