@@ -1,7 +1,7 @@
 //! Wires sources to the evaluation and the sinks; owns the loops and the signals.
 
 use std::io::Write;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -59,7 +59,9 @@ fn report(m: &Monitor, step: &Step) -> StatusReport {
                     state: t
                         .map(|t| t.state())
                         .unwrap_or(iosentinel::eval::State::Unknown),
-                    reason: t.map(|t| t.reason().to_string()).unwrap_or_default(),
+                    reason: t
+                        .map(|t| t.reason(&m.config().evaluation))
+                        .unwrap_or_default(),
                     rates: r.clone(),
                 }
             })
@@ -106,12 +108,15 @@ pub fn run(common: Common, cfg: Config) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let host = hostname();
         let shared = Arc::new(Shared {
             metrics: Metrics::new(),
-            health: RwLock::new(None),
+            monitor: Mutex::new(monitor(&common, &cfg)),
+            host: hostname(),
         });
-        let listener = http::bind(cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
+        // Bound here so that a port in use fails the start, not a later request.
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("listening on {}", cfg.listen))?;
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let server = {
             let shared = shared.clone();
@@ -130,7 +135,6 @@ pub fn run(common: Common, cfg: Config) -> Result<()> {
             let _ = stop_tx.send(true);
         });
 
-        let mut m = monitor(&common, &cfg);
         let mut ticker = tokio::time::interval(cfg.interval.0);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!(interval = ?cfg.interval.0, listen = %cfg.listen, proc_root = %common.proc_root.display(), "iosentinel started");
@@ -141,7 +145,7 @@ pub fn run(common: Common, cfg: Config) -> Result<()> {
                 _ = stop_rx.wait_for(|s| *s) => break,
             }
             let started = Instant::now();
-            let prev_psi = m.pressure;
+            let mut m = shared.monitor.lock().unwrap_or_else(|e| e.into_inner());
             match m.step() {
                 Ok(step) => {
                     if read_failing {
@@ -150,7 +154,7 @@ pub fn run(common: Common, cfg: Config) -> Result<()> {
                     }
                     log_events(&step.tick.events);
                     log_transitions(&m, &step.transitions);
-                    shared.metrics.observe(&m, &step.tick, &step.transitions, started.elapsed().as_secs_f64(), &prev_psi);
+                    shared.metrics.observe(&m, &step.tick, &step.transitions, started.elapsed().as_secs_f64());
                 }
                 Err(e) => {
                     shared.metrics.sample_failed();
@@ -160,7 +164,6 @@ pub fn run(common: Common, cfg: Config) -> Result<()> {
                     }
                 }
             }
-            *shared.health.write().unwrap_or_else(|e| e.into_inner()) = Some(m.health(&host));
         }
         tracing::info!("iosentinel stopping");
         let _ = tokio::time::timeout(Duration::from_secs(3), server).await;

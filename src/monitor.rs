@@ -73,7 +73,10 @@ pub struct Monitor {
     trackers: BTreeMap<String, Tracker>,
     origin_unix: f64,
     pub pressure: HostPressure,
+    /// The reading before `pressure`, for the stall-time deltas.
+    pub pressure_prev: HostPressure,
     last_ms: f64,
+    stepped: bool,
 }
 
 /// Seconds since the Unix epoch, now.
@@ -94,7 +97,9 @@ impl Monitor {
             proc_root,
             trackers: BTreeMap::new(),
             pressure: HostPressure::default(),
+            pressure_prev: HostPressure::default(),
             last_ms: 0.0,
+            stepped: false,
         }
     }
 
@@ -121,6 +126,8 @@ impl Monitor {
     /// Reads diskstats and PSI, derives rates and feeds every tracker. A failed read is
     /// returned after the trackers have been told (they go `unknown` once stale).
     pub fn step(&mut self) -> Result<Step, DiskstatsError> {
+        self.stepped = true;
+        self.pressure_prev = self.pressure;
         self.pressure = HostPressure {
             io: pressure::read(&self.proc_root, "io"),
             cpu: pressure::read(&self.proc_root, "cpu"),
@@ -138,9 +145,13 @@ impl Monitor {
         }
     }
 
-    /// The pure half of `step`, also used on recorded or synthetic ticks.
-    pub fn evaluate(&mut self, tick: Tick) -> Step {
-        let now = tick.snapshot.taken_ms;
+    /// Whether `step` ran at least once (successfully or not).
+    pub fn stepped(&self) -> bool {
+        self.stepped
+    }
+
+    fn evaluate(&mut self, tick: Tick) -> Step {
+        let now = tick.taken_ms;
         self.last_ms = now;
         for e in &tick.events {
             if let SamplerEvent::Appeared(d) = e {
@@ -160,12 +171,11 @@ impl Monitor {
             transitions.extend(tr);
         }
         // A vanished device that stays gone is forgotten once it has gone unknown.
-        let present: Vec<&str> = tick
-            .snapshot
-            .devices
-            .iter()
-            .map(|d| d.name.as_str())
-            .collect();
+        let present: Vec<&str> = self
+            .sampler
+            .current()
+            .map(|s| s.devices.iter().map(|d| d.name.as_str()).collect())
+            .unwrap_or_default();
         self.trackers
             .retain(|name, t| present.contains(&name.as_str()) || t.state() != State::Unknown);
         if let Some(cpu) = self.pressure.cpu.filter(|c| c.some_avg10 >= 50.0) {
@@ -190,7 +200,7 @@ impl Monitor {
             label: spec.label.clone(),
             mounts: self.sampler.mounts_of(&spec.device).to_vec(),
             state: t.state(),
-            reason: t.reason().to_string(),
+            reason: t.reason(&self.cfg.evaluation),
             since_unix: self.unix_at(t.since_ms()),
             state_seconds: (self.last_ms - t.since_ms()).max(0.0) / 1000.0,
             delivered_ratio: j.and_then(|j| j.delivered_ratio),

@@ -25,7 +25,8 @@ pub enum SamplerEvent {
 /// The outcome of one tick.
 #[derive(Debug, Clone)]
 pub struct Tick {
-    pub snapshot: Snapshot,
+    /// When the reading was taken, on the sampler's clock (see `Sampler::now_ms`).
+    pub taken_ms: f64,
     /// Rates of watched devices that existed in both readings and were not reset.
     pub rates: Vec<Rates>,
     pub events: Vec<SamplerEvent>,
@@ -75,19 +76,17 @@ impl Sampler {
         let set_changed = self.prev.is_none() || prev_names != cur_names;
         if set_changed {
             self.topo = BlockTopology::read(&self.sys_root);
-        }
-        let watched: Vec<DiskCounters> = devices
-            .iter()
-            .filter(|d| is_watched(&d.name, &self.filter, &self.topo))
-            .cloned()
-            .collect();
-        if set_changed {
+            // Every device, partitions included: a mount usually sits on a partition.
             let names = devices
                 .iter()
                 .map(|d| ((d.major, d.minor), d.name.clone()))
                 .collect();
             self.mounts = mounts::by_disk(&mounts::read(&self.proc_root), &names, &self.topo);
         }
+        let watched: Vec<DiskCounters> = devices
+            .into_iter()
+            .filter(|d| is_watched(&d.name, &self.filter, &self.topo))
+            .collect();
 
         let mut rates = Vec::with_capacity(watched.len());
         if let Some(prev) = &self.prev {
@@ -114,16 +113,20 @@ impl Sampler {
                     .map(|d| SamplerEvent::Appeared(d.name.clone())),
             );
         }
-        let snapshot = Snapshot {
+        self.prev = Some(Snapshot {
             taken_ms,
             devices: watched,
-        };
-        self.prev = Some(snapshot.clone());
+        });
         Tick {
-            snapshot,
+            taken_ms,
             rates,
             events,
         }
+    }
+
+    /// The watched devices' counters as last read.
+    pub fn current(&self) -> Option<&Snapshot> {
+        self.prev.as_ref()
     }
 
     /// Milliseconds on the sampler's monotonic clock, the time base of every snapshot.

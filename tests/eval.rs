@@ -100,9 +100,9 @@ fn idle_disk_is_idle_not_sick() {
     assert_eq!(r.t.state(), State::Idle);
     assert_eq!(r.entered(State::Degraded), 0);
     assert!(
-        r.t.reason().contains("too little demand"),
+        r.t.reason(&r.cfg).contains("too little demand"),
         "{}",
-        r.t.reason()
+        r.t.reason(&r.cfg)
     );
     assert!(r.t.last().unwrap().delivered_ratio.is_none());
 }
@@ -134,9 +134,9 @@ fn delivering_the_provision_is_at_limit_not_degraded() {
     assert_eq!(r.t.state(), State::AtLimit);
     assert_eq!(r.entered(State::Degraded), 0);
     assert!(
-        r.t.reason().contains("3000 EBS ops/s of 3000 IOPS"),
+        r.t.reason(&r.cfg).contains("3000 EBS ops/s of 3000 IOPS"),
         "{}",
-        r.t.reason()
+        r.t.reason(&r.cfg)
     );
 }
 
@@ -169,9 +169,9 @@ fn degraded_exactly_after_the_window() {
         "59 s below threshold is not yet the whole window"
     );
     assert!(
-        r.t.reason().contains("below 90% for 59s of 60s"),
+        r.t.reason(&r.cfg).contains("below 90% for 59s of 60s"),
         "{}",
-        r.t.reason()
+        r.t.reason(&r.cfg)
     );
     r.feed(1, &rates(2000.0, 8.0, 16.0));
     assert_eq!(r.t.state(), State::Degraded);
@@ -247,7 +247,7 @@ fn no_samples_become_unknown_then_recover() {
     assert_eq!(r.t.state(), State::Ok);
     r.silent(1);
     assert_eq!(r.t.state(), State::Unknown);
-    assert!(r.t.reason().contains("no fresh sample for 5s"));
+    assert!(r.t.reason(&r.cfg).contains("no fresh sample for 5s"));
     r.feed(1, &rates(4000.0, 4.0, 16.0));
     assert_eq!(r.t.state(), State::Ok);
 }
@@ -257,7 +257,11 @@ fn local_disk_without_provision_is_never_called_degraded() {
     let mut r = Run::new(spec(VolumeType::Local, None, None, None));
     r.feed(300, &rates(150.0, 32.0, 4.0)); // saturated HDD: 213 ms
     assert_eq!(r.entered(State::Degraded), 0);
-    assert!(r.t.reason().contains("only stalls"), "{}", r.t.reason());
+    assert!(
+        r.t.reason(&r.cfg).contains("only stalls"),
+        "{}",
+        r.t.reason(&r.cfg)
+    );
     let mut stuck = rates(0.0, 3.0, 4.0);
     stuck.in_flight = 3;
     r.feed(10, &stuck);
@@ -293,7 +297,7 @@ fn burst_and_instance_limits_are_not_degradation() {
     };
     r.feed(120, &rates(300.0, 30.0, 4.0));
     assert_eq!(r.t.state(), State::BurstDepleted);
-    assert!(r.t.reason().contains("burst balance 0%"));
+    assert!(r.t.reason(&r.cfg).contains("burst balance 0%"));
 
     let mut r = Run::new(io2());
     r.t.external.instance_limit_exceeded = Some(true);

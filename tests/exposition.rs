@@ -36,9 +36,8 @@ pub fn exposition() -> String {
     let mut m = Monitor::new(root().join("root/proc"), root().join("root/sys"), cfg);
     let metrics = Metrics::new();
     for _ in 0..2 {
-        let prev = m.pressure;
         let step = m.step().unwrap();
-        metrics.observe(&m, &step.tick, &step.transitions, 0.0001, &prev);
+        metrics.observe(&m, &step.tick, &step.transitions, 0.0001);
     }
     metrics.render()
 }

@@ -91,8 +91,9 @@ pub struct Tracker {
     pub external: External,
     state: State,
     since_ms: f64,
-    reason: String,
     last: Option<Judgement>,
+    /// Nominal latency (and its source) the last judgement used.
+    last_latency: (f64, &'static str),
     last_sample_ms: Option<f64>,
     below_since: Option<f64>,
     above_since: Option<f64>,
@@ -114,8 +115,8 @@ impl Tracker {
             external: External::default(),
             state: State::Unknown,
             since_ms: now_ms,
-            reason: "no sample yet".into(),
             last: None,
+            last_latency: (0.0, "type default"),
             last_sample_ms: None,
             below_since: None,
             above_since: None,
@@ -143,8 +144,16 @@ impl Tracker {
         self.since_ms
     }
 
-    pub fn reason(&self) -> &str {
-        &self.reason
+    /// The figures behind the current state, as a sentence. Built on demand: only health,
+    /// status and transitions read it, so the per-sample path never formats text.
+    pub fn reason(&self, cfg: &EvalConfig) -> String {
+        // Describe what the last sample pointed at, including a change still settling.
+        let shown = self.pending.map_or(self.state, |(t, _)| t);
+        match (&self.last, self.last_sample_ms) {
+            (Some(j), Some(at)) if shown != State::Unknown => self.describe(shown, j, at, cfg),
+            (_, Some(at)) => format!("no fresh sample for {:.0}s", (self.since_ms - at) / 1000.0),
+            _ => "no sample yet".into(),
+        }
     }
 
     pub fn last(&self) -> Option<&Judgement> {
@@ -247,8 +256,8 @@ impl Tracker {
                 }
             }
         }
-        self.reason = self.describe(target, &j, latency, latency_src, now_ms, cfg);
         self.last = Some(j);
+        self.last_latency = (latency, latency_src);
         self.switch(target, now_ms, cfg)
     }
 
@@ -258,10 +267,6 @@ impl Tracker {
         if age.is_some_and(|a| a < ms(cfg.stale_after.0)) || self.state == State::Unknown {
             return None;
         }
-        self.reason = match age {
-            Some(a) => format!("no fresh sample for {:.0}s", a / 1000.0),
-            None => "no sample yet".into(),
-        };
         self.switch(State::Unknown, now_ms, cfg)
     }
 
@@ -288,20 +293,13 @@ impl Tracker {
             device: self.spec.device.clone(),
             from,
             to: target,
-            reason: self.reason.clone(),
+            reason: self.reason(cfg),
             at_ms: now_ms,
         })
     }
 
-    fn describe(
-        &self,
-        target: State,
-        j: &Judgement,
-        latency: f64,
-        src: &str,
-        now_ms: f64,
-        cfg: &EvalConfig,
-    ) -> String {
+    fn describe(&self, target: State, j: &Judgement, now_ms: f64, cfg: &EvalConfig) -> String {
+        let (latency, src) = self.last_latency;
         let lat = j
             .await_ms
             .map(|a| format!("{a:.2} ms"))

@@ -94,12 +94,12 @@ pub fn derive(prev: &DiskCounters, cur: &DiskCounters, dt_ms: f64) -> Option<Rat
     let ticks = delta(prev.io_ticks_ms, cur.io_ticks_ms)?;
     let weighted = delta(prev.weighted_ms, cur.weighted_ms)?;
     let discards = delta_opt(prev.discards, cur.discards).ok()?;
-    let dmerged = delta_opt(prev.discards_merged, cur.discards_merged).ok()?;
+    // Not reported, but a backwards step still marks a reset.
+    delta_opt(prev.discards_merged, cur.discards_merged).ok()?;
     let dsect = delta_opt(prev.sectors_discarded, cur.sectors_discarded).ok()?;
     let dms = delta_opt(prev.discard_ms, cur.discard_ms).ok()?;
     let flushes = delta_opt(prev.flushes, cur.flushes).ok()?;
     let fms = delta_opt(prev.flush_ms, cur.flush_ms).ok()?;
-    let _ = dmerged;
 
     let dt_s = dt_ms / 1000.0;
     let per_s = |n: u64| n as f64 / dt_s;

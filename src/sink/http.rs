@@ -1,7 +1,6 @@
 //! The HTTP server: `/metrics` for Prometheus, `/v1/health` for people and peers.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::header;
@@ -10,12 +9,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::metrics::Metrics;
-use crate::monitor::Health;
+use crate::monitor::Monitor;
 
-/// What the sampling loop publishes and the server reads.
+/// What the sampling loop updates and the server reads. The health document is built
+/// when asked for, not on every sample.
 pub struct Shared {
     pub metrics: Metrics,
-    pub health: RwLock<Option<Health>>,
+    pub monitor: Mutex<Monitor>,
+    pub host: String,
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -48,20 +49,18 @@ async fn health(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         .http_requests
         .with_label_values(&["/v1/health"])
         .inc();
-    let doc = s.health.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let doc = {
+        let m = s.monitor.lock().unwrap_or_else(|e| e.into_inner());
+        m.stepped().then(|| m.health(&s.host))
+    };
     match doc {
-        Some(h) => Json(serde_json::to_value(h).unwrap_or_default()).into_response(),
+        Some(h) => Json(h).into_response(),
         None => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "no sample yet\n",
         )
             .into_response(),
     }
-}
-
-/// Binds `addr` (so a port in use is reported at start, not later) and serves forever.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await
 }
 
 pub async fn serve(

@@ -134,17 +134,10 @@ impl Metrics {
     }
 
     /// Updates everything from one evaluated tick.
-    pub fn observe(
-        &self,
-        m: &Monitor,
-        tick: &Tick,
-        transitions: &[Transition],
-        elapsed_s: f64,
-        prev_psi: &crate::monitor::HostPressure,
-    ) {
+    pub fn observe(&self, m: &Monitor, tick: &Tick, transitions: &[Transition], elapsed_s: f64) {
         self.samples.inc();
         self.sample_duration.observe(elapsed_s);
-        self.last_sample.set(m.unix_at(tick.snapshot.taken_ms));
+        self.last_sample.set(m.unix_at(tick.taken_ms));
         for e in &tick.events {
             let kind = match e {
                 SamplerEvent::BadLine(_) => "bad_line",
@@ -208,7 +201,7 @@ impl Metrics {
             }
             self.state_seconds
                 .with_label_values(&l)
-                .set(((tick.snapshot.taken_ms - t.since_ms()) / 1000.0).max(0.0));
+                .set(((tick.taken_ms - t.since_ms()) / 1000.0).max(0.0));
         }
         for tr in transitions {
             let vid = m
@@ -220,8 +213,8 @@ impl Metrics {
                 .inc();
         }
         for (res, now, prev) in [
-            ("io", &m.pressure.io, &prev_psi.io),
-            ("cpu", &m.pressure.cpu, &prev_psi.cpu),
+            ("io", &m.pressure.io, &m.pressure_prev.io),
+            ("cpu", &m.pressure.cpu, &m.pressure_prev.cpu),
         ] {
             let Some(p) = now else { continue };
             self.psi_avg10
